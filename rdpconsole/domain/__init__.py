@@ -1,0 +1,1 @@
+"""The domain: servers and console tokens, with no HTTP and no sockets."""
