@@ -1,0 +1,1 @@
+"""The ``rdpconsole`` command line: one module per subcommand group."""
