@@ -48,10 +48,6 @@ class ServiceError(Exception):
     """A service could not start: a port in use, a missing module, a failed start-up."""
 
 
-class GatewayUnavailable(ServiceError):
-    """The console gateway module cannot be imported."""
-
-
 def encode_config_files(config_files):
     return os.pathsep.join(os.path.abspath(path) for path in config_files)
 
@@ -73,13 +69,6 @@ def load_app_factory(module_name):
     if factory is None:
         raise ServiceError(f"{module_name} has no create_app()")
     return factory
-
-
-def load_gateway_factory():
-    try:
-        return load_app_factory(GATEWAY_APP_MODULE)
-    except ServiceError as error:
-        raise GatewayUnavailable(str(error)) from None
 
 
 def create_api_app_from_environment():
@@ -350,28 +339,17 @@ def _stop_child(process, name):
         process.wait()
 
 
-def serve(conf, config_files, api=True, gateway=True, gateway_optional=False,
-          on_started=None, database=None):
+def serve(conf, config_files, api=True, gateway=True, on_started=None, database=None):
     """Start the requested services and block until they stop; return the exit status.
 
-    ``gateway_optional`` serves the API alone, with a warning, when the
-    gateway module cannot be imported. Raises ServiceError or
+    Raises ServiceError or
     db_api.DatabaseNotReady when a service cannot start.
     """
     started_at = time.monotonic()
     if database is None:
         database = prepare_database(conf)
 
-    gateway_factory = None
-    if gateway:
-        try:
-            gateway_factory = load_gateway_factory()
-        except GatewayUnavailable as error:
-            if not gateway_optional:
-                raise
-            LOG.warning("Console gateway not started (%s); serving the Compute API only", error)
-            gateway = False
-
+    gateway_factory = load_app_factory(GATEWAY_APP_MODULE) if gateway else None
     api_factory = load_app_factory(API_APP_MODULE) if api else None
     api_sock = bind_socket(conf.api.listen, conf.api.port, "Compute API", "api") if api else None
     try:

@@ -126,7 +126,6 @@ def run_demo(args):
             args.resolved_config_files,
             api=True,
             gateway=True,
-            gateway_optional=True,
             database=database,
             on_started=lambda: _print_console(conf, database, server),
         )

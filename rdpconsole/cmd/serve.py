@@ -46,7 +46,7 @@ def register(subparsers, parent):
 
 
 def run_serve(args):
-    return _run(args, api=True, gateway=True, gateway_optional=True)
+    return _run(args, api=True, gateway=True)
 
 
 def run_api(args):
@@ -57,7 +57,7 @@ def run_gateway(args):
     return _run(args, api=False, gateway=True)
 
 
-def _run(args, api, gateway, gateway_optional=False):
+def _run(args, api, gateway):
     conf = common.load_config(args)
     LOG.info("Starting rdpconsole %s with configuration files: %s", _version(),
              ", ".join(args.resolved_config_files) or "none (defaults)")
@@ -82,7 +82,6 @@ def _run(args, api, gateway, gateway_optional=False):
             args.resolved_config_files,
             api=api,
             gateway=gateway,
-            gateway_optional=gateway_optional,
             database=database,
         )
     except service.ServiceError as error:

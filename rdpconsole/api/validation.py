@@ -1,0 +1,103 @@
+"""JSON Schema validation with Nova's error messages (Draft 4, first error wins).
+
+The message rules follow nova/api/validation/validators.py (28.0.0):
+an error inside a nested value reads ``Invalid input for field/attribute
+<last path element>. Value: <str of the value>. <jsonschema message>``
+(``query parameters <first path element>`` for query strings), and an error
+at the top level is the bare jsonschema message.
+"""
+
+import re
+
+import jsonschema
+from oslo_utils import timeutils
+
+from rdpconsole.domain import exceptions
+
+_DRAFT4_MINIMUM = jsonschema.Draft4Validator.VALIDATORS["minimum"]
+_DRAFT4_MAXIMUM = jsonschema.Draft4Validator.VALIDATORS["maximum"]
+
+_format_checker = jsonschema.FormatChecker(formats=())
+
+
+@_format_checker.checks("regex")
+def _is_regex(instance):
+    if not instance or not isinstance(instance, str):
+        return False
+    try:
+        re.compile(instance)
+    except re.error:
+        return False
+    return True
+
+
+@_format_checker.checks("date-time")
+def _is_date_time(instance):
+    try:
+        timeutils.parse_isotime(instance)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _number_from_str(instance):
+    try:
+        return int(instance)
+    except (ValueError, TypeError):
+        try:
+            return float(instance)
+        except (ValueError, TypeError):
+            return None
+
+
+def _minimum(validator, minimum, instance, schema):
+    # Nova compares numeric strings too ("0" against minimum 1), and skips others.
+    number = _number_from_str(instance)
+    if number is None:
+        return
+    yield from _DRAFT4_MINIMUM(validator, minimum, number, schema)
+
+
+def _maximum(validator, maximum, instance, schema):
+    number = _number_from_str(instance)
+    if number is None:
+        return
+    yield from _DRAFT4_MAXIMUM(validator, maximum, number, schema)
+
+
+def _min_length(validator, min_length, instance, schema):
+    # jsonschema 4.21 reworded this to "should be non-empty"; Nova 28.0.0
+    # shipped with jsonschema 4.19, whose wording clients saw.
+    if validator.is_type(instance, "string") and len(instance) < min_length:
+        yield jsonschema.ValidationError(f"{instance!r} is too short")
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft4Validator,
+    {"minimum": _minimum, "maximum": _maximum, "minLength": _min_length},
+)
+
+
+def validate(schema, target, is_body=True):
+    """Validate ``target`` against ``schema``; raise ValidationError with Nova's message."""
+    validator = _Validator(schema, format_checker=_format_checker)
+    try:
+        validator.validate(target)
+    except jsonschema.ValidationError as error:
+        raise exceptions.ValidationError(detail=_message(error, is_body)) from None
+    except TypeError as error:
+        raise exceptions.ValidationError(detail=str(error)) from None
+
+
+def _message(error, is_body):
+    if not error.path:
+        return error.message
+    if is_body:
+        return (
+            f"Invalid input for field/attribute {error.path.pop()}. "
+            f"Value: {error.instance}. {error.message}"
+        )
+    return (
+        f"Invalid input for query parameters {error.path.popleft()}. "
+        f"Value: {error.instance}. {error.message}"
+    )

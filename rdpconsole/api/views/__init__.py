@@ -1,0 +1,1 @@
+"""Response documents in Nova's shapes."""
