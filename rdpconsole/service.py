@@ -24,6 +24,7 @@ from uvicorn.supervisors import Multiprocess
 
 from rdpconsole import log
 from rdpconsole.db import api as db_api
+from rdpconsole.gateway import server as gateway_server
 
 LOG = logging.getLogger(__name__)
 
@@ -165,29 +166,35 @@ class _Server(uvicorn.Server):
             self.failed = True
 
 
-def _uvicorn_config(app, *, websockets, lifespan):
+def _uvicorn_config(app, *, websockets, lifespan, options=None):
+    settings = {
+        "lifespan": lifespan,
+        "ws": "auto" if websockets else "none",
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    # The service's own options (the gateway's WebSocket limits and timeouts) win.
+    settings.update(options or {})
     return uvicorn.Config(
         app,
-        lifespan=lifespan,
-        ws="auto" if websockets else "none",
         log_config=None,
         log_level=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        **settings,
     )
 
 
 class ServiceSpec:
     """One ASGI application to serve: its name, its app and its listening socket."""
 
-    def __init__(self, name, app, sock, websockets=False, lifespan="on"):
+    def __init__(self, name, app, sock, websockets=False, lifespan="on", options=None):
         self.name = name
         self.app = app
         self.sock = sock
         self.websockets = websockets
         self.lifespan = lifespan
+        self.options = options
 
 
 def run_in_process(specs, on_started=None):
@@ -202,8 +209,11 @@ def run_in_process(specs, on_started=None):
 async def _run_in_process(specs, on_started):
     loop = asyncio.get_running_loop()
     servers = [
-        _Server(_uvicorn_config(spec.app, websockets=spec.websockets, lifespan=spec.lifespan),
-                spec.name)
+        _Server(
+            _uvicorn_config(spec.app, websockets=spec.websockets, lifespan=spec.lifespan,
+                            options=spec.options),
+            spec.name,
+        )
         for spec in specs
     ]
     received = []
@@ -374,7 +384,8 @@ def serve(conf, config_files, api=True, gateway=True, on_started=None, database=
         specs.append(ServiceSpec("Compute API", api_factory(conf, database=database), api_sock))
     if gateway:
         specs.append(ServiceSpec("console gateway", gateway_factory(conf, database=database),
-                                 gateway_sock, websockets=True, lifespan="auto"))
+                                 gateway_sock, websockets=True,
+                                 options=gateway_server.uvicorn_options(conf)))
     LOG.debug("Services prepared in %.2f s", time.monotonic() - started_at)
     try:
         return run_in_process(specs, on_started=on_started)
