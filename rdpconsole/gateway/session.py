@@ -32,6 +32,7 @@ from rdpconsole.gateway import tokens
 from rdpconsole.gateway import upstream
 from rdpconsole.wire import WireError
 from rdpconsole.wire import assembler as assembler_module
+from rdpconsole.wire import framing
 from rdpconsole.wire import rdcleanpath
 from rdpconsole.wire import x224
 
@@ -375,6 +376,8 @@ class ConsoleSession:
 
     async def _pump_server_to_client(self, connection):
         loop = asyncio.get_running_loop()
+        # The web client needs each PDU in a WebSocket message of its own.
+        framer = framing.PduFramer()
         try:
             while True:
                 data = await connection.read(MAX_MESSAGE_TO_CLIENT)
@@ -383,11 +386,16 @@ class ConsoleSession:
                     break
                 self.bytes_to_client += len(data)
                 self._last_activity = loop.time()
-                message = {"type": "websocket.send", "bytes": data}
+                was_framing = not framer.passthrough
+                pdus = framer.feed(data)
                 # Keep no reference to the data while the next read waits.
                 del data
-                await self._send(message)
-                del message
+                if was_framing and framer.passthrough:
+                    LOG.debug("Console session %s: the RDP server sent bytes that start no known PDU; "
+                              "relaying them unframed", self.id)
+                for pdu in pdus:
+                    await self._send({"type": "websocket.send", "bytes": pdu})
+                del pdus
         except errors.UpstreamClosed as error:
             self._set_end_reason(str(error))
         except OSError:

@@ -11,6 +11,7 @@ to these modules.
   negotiation (MS-RDPBCGR 2.2.1.1 and 2.2.1.2).
 - ``preconnection``: the RDP_PRECONNECTION_PDU (MS-RDPEPS 2.2.1).
 - ``wsa``: Windows Sockets error codes for failed connects.
+- ``framing``: splits the server-to-client stream into whole PDUs for the web client.
 
 Every decoder raises only subclasses of ``WireError`` on invalid input.
 """
