@@ -376,7 +376,8 @@ class ConsoleSession:
 
     async def _pump_server_to_client(self, connection):
         loop = asyncio.get_running_loop()
-        # The web client needs each PDU in a WebSocket message of its own.
+        # The web client needs each PDU in a WebSocket message of its own
+        # until the connection sequence is over.
         framer = framing.PduFramer()
         try:
             while True:
@@ -391,8 +392,8 @@ class ConsoleSession:
                 # Keep no reference to the data while the next read waits.
                 del data
                 if was_framing and framer.passthrough:
-                    LOG.debug("Console session %s: the RDP server sent bytes that start no known PDU; "
-                              "relaying them unframed", self.id)
+                    LOG.debug("Console session %s: %s; relaying the rest unframed",
+                              self.id, framer.passthrough_reason)
                 for pdu in pdus:
                     await self._send({"type": "websocket.send", "bytes": pdu})
                 del pdus

@@ -414,7 +414,12 @@ async def open_connection(host, port):
 
     failures = []
     for family, kind, proto, _name, address in addresses:
-        sock = socket.socket(family, kind, proto)
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError as error:
+            # EMFILE at the process's open-files limit: the browser gets WSA 10024.
+            failures.append(error)
+            continue
         try:
             sock.setblocking(False)
             await loop.sock_connect(sock, address)

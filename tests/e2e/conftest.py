@@ -112,7 +112,8 @@ class Service:
         self.process = None
         with open(self.config_file, "w", encoding="utf-8") as config:
             config.write(
-                f"[DEFAULT]\nstate_path = {workdir}\n\n"
+                # debug shows the gateway's framing switch, which the tests check.
+                f"[DEFAULT]\nstate_path = {workdir}\ndebug = true\n\n"
                 f"[api]\nlisten = 127.0.0.1\nport = {self.api_port}\n\n"
                 f"[gateway]\nlisten = 127.0.0.1\nport = {self.gateway_port}\n\n"
                 f"[rdp]\nhtml5_proxy_base_url = http://127.0.0.1:{self.gateway_port}/\n\n"

@@ -38,6 +38,8 @@ def test_console_shows_desktop(page, rdpconsole_service, desktop, rdp_counter):
     share = wait_for_colour(page, desktop.background_rgb, BACKGROUND_SHARE)
     assert share >= BACKGROUND_SHARE, page.log_lines
     assert [line for line in page.log_lines if "Content Security Policy" in line] == []
+    # The gateway sends one PDU per message only until the connection sequence is over.
+    assert "the connection sequence ended with the Font Map PDU" in service.log()
 
 
 def test_typing_reaches_desktop(page, rdpconsole_service, desktop, rdp_counter):

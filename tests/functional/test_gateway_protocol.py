@@ -6,9 +6,6 @@ fills through the domain layer. RDP servers are FreeRDP's shadow server on
 Xvfb, or small asyncio servers in this file that play one step of an RDP
 server's connection sequence (or fail it on purpose). The client is the
 ``websockets`` library sending hand-built RDCleanPath requests.
-
-Run as a script, this file starts one fake RDP server in its own process for
-the load tests: ``python test_gateway_protocol.py fake-rdp BEHAVIOUR``.
 """
 
 import asyncio
@@ -437,13 +434,6 @@ class GatewayProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not in the gateway log within {timeout} s:\n{log}")
             time.sleep(0.05)
-
-    def rss(self):
-        with open(f"/proc/{self.process.pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS in /proc status")
 
     def http(self, path, method="GET", headers=None):
         """Return (status, headers, body) of one HTTP request to the gateway."""
@@ -1758,160 +1748,36 @@ def test_shutdown_ends_sessions_with_audit(gateway, inventory, fake_rdp):
     assert "gateway shutting down" in gateway.log_text()
 
 
-# --- Memory per idle session and relay throughput -------------------------------------------------------
+# --- Many idle sessions -----------------------------------------------------------------------------------
 
-# Sessions of the memory test; RDPCONSOLE_TEST_SESSIONS raises it (9900 fits the
-# 20,000 file descriptors that the gateway process may open here).
-IDLE_SESSIONS = int(os.environ.get("RDPCONSOLE_TEST_SESSIONS", "1000"))
-# Sessions opened before the memory baseline is taken, to warm up allocators and code paths.
-WARM_UP_SESSIONS = 100
-# Bytes: the resident memory that one more idle session may add to the gateway.
-MAX_MEMORY_PER_IDLE_SESSION = 64 * 1024
-# Concurrent WebSocket handshakes while sessions are opened.
-OPEN_CONCURRENCY = 100
+# Sessions opened at once. This checks that they open and stay open; memory
+# and speed are measured by bench/gateway/run.py, not here.
+IDLE_SESSIONS = 50
 
 
-class FakeRdpProcess:
-    """A FakeRdpServer in a process of its own (this file run as a script)."""
-
-    def __init__(self, behaviour, stream_size=0):
-        self.process = subprocess.Popen(
-            [PYTHON, THIS_FILE, "fake-rdp", behaviour, str(stream_size)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO_ROOT,
-        )
-        self.port = int(self.process.stdout.readline())
-
-    def stop(self):
-        self.process.stdin.close()
-        try:
-            self.process.wait(STEP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def test_memory_per_idle_session(start_gateway, inventory):
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < IDLE_SESSIONS + 100:
-        pytest.skip(f"the file descriptor limit {hard} is too low for {IDLE_SESSIONS} sessions")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    server = FakeRdpProcess("idle")
-    gateway = start_gateway(max_sessions_per_token=IDLE_SESSIONS + WARM_UP_SESSIONS, ping_interval=0)
+def test_many_idle_sessions_held(start_gateway, inventory, fake_rdp):
+    server = fake_rdp("idle")
+    gateway = start_gateway(max_sessions_per_token=IDLE_SESSIONS)
     token, _ = inventory.token("127.0.0.1", server.port)
 
-    async def open_sessions(count, semaphore, websockets_open):
-        async def open_one():
-            async with semaphore:
-                websocket, reply = await exchange(gateway.ws_url(), console_request(token))
-                assert isinstance(reply, rdcleanpath.RDCleanPathResponse)
-                websockets_open.append(websocket)
+    async def hold_sessions():
+        results = await asyncio.gather(
+            *(exchange(gateway.ws_url(), console_request(token)) for _ in range(IDLE_SESSIONS)),
+            return_exceptions=True,
+        )
+        opened = [result[0] for result in results if isinstance(result, tuple)]
+        try:
+            await asyncio.sleep(0.5)
+            states = [websocket.state for websocket in opened]
+        finally:
+            await asyncio.gather(*(websocket.close() for websocket in opened))
+        return results, states
 
-        await asyncio.gather(*(open_one() for _ in range(count)))
+    results, states = run(hold_sessions())
+    failures = [result for result in results if not isinstance(result, tuple)]
+    replies = [result[1] for result in results if isinstance(result, tuple)]
 
-    async def measure():
-        semaphore = asyncio.Semaphore(OPEN_CONCURRENCY)
-        websockets_open = []
-        await open_sessions(WARM_UP_SESSIONS, semaphore, websockets_open)
-        await asyncio.sleep(1)
-        baseline = gateway.rss()
-        await open_sessions(IDLE_SESSIONS, semaphore, websockets_open)
-        await asyncio.sleep(2)
-        loaded = gateway.rss()
-        for websocket in websockets_open:
-            await websocket.close()
-        return baseline, loaded
-
-    try:
-        baseline, loaded = run(measure())
-    finally:
-        server.stop()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    per_session = (loaded - baseline) / IDLE_SESSIONS
-    print(f"gateway resident memory: {baseline / 2**20:.1f} MiB with {WARM_UP_SESSIONS} sessions, "
-          f"{loaded / 2**20:.1f} MiB with {WARM_UP_SESSIONS + IDLE_SESSIONS}: "
-          f"{per_session / 1024:.1f} KiB per idle session")
-
-    assert per_session < MAX_MEMORY_PER_IDLE_SESSION
-
-
-# Bytes streamed by each throughput run, and runs per path (the median counts).
-THROUGHPUT_BYTES = 200 * 1024 * 1024
-THROUGHPUT_RUNS = 5
-MIN_THROUGHPUT_RATIO = 0.75
-
-
-def direct_transfer(port):
-    """Stream from the RDP server over TCP and TLS directly; return bytes per second."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    buffer = bytearray(256 * 1024)
-    started = time.perf_counter()
-    with socket.create_connection(("127.0.0.1", port), timeout=STEP_TIMEOUT_SECONDS) as connection:
-        connection.sendall(x224.build_connection_request())
-        connection.recv(x224.MAX_HANDSHAKE_TPKT_LENGTH)
-        with context.wrap_socket(connection) as tls:
-            total = 0
-            while count := tls.recv_into(buffer):
-                total += count
-    return total / (time.perf_counter() - started)
-
-
-def relayed_transfer(gateway_port, token):
-    """Stream from the RDP server through the gateway; return bytes per second of RDP data."""
-    started = time.perf_counter()
-    total = 0
-    with RawWebSocket(gateway_port) as client:
-        client.send_binary(console_request(token))
-        client.read_message()
-        while True:
-            opcode, payload = client.read_message()
-            if opcode == 0x8:
-                break
-            total += len(payload)
-    return total / (time.perf_counter() - started)
-
-
-@pytest.mark.skipif(not os.environ.get("RDPCONSOLE_TEST_THROUGHPUT"),
-                    reason="set RDPCONSOLE_TEST_THROUGHPUT=1 on an otherwise idle machine")
-def test_relay_throughput(start_gateway, inventory):
-    server = FakeRdpProcess("stream", THROUGHPUT_BYTES)
-    try:
-        gateway = start_gateway(max_sessions_per_token=THROUGHPUT_RUNS)
-        token, _ = inventory.token("127.0.0.1", server.port)
-        direct = []
-        relayed = []
-        for _ in range(THROUGHPUT_RUNS):
-            direct.append(direct_transfer(server.port))
-            relayed.append(relayed_transfer(gateway.port, token))
-    finally:
-        server.stop()
-    direct_rate = sorted(direct)[THROUGHPUT_RUNS // 2]
-    relayed_rate = sorted(relayed)[THROUGHPUT_RUNS // 2]
-    print(f"median throughput: direct TCP+TLS {direct_rate / 1e6:.0f} MB/s, through the gateway "
-          f"{relayed_rate / 1e6:.0f} MB/s ({relayed_rate / direct_rate:.2f})")
-
-    assert relayed_rate >= MIN_THROUGHPUT_RATIO * direct_rate
-
-
-def main(argv):
-    """Run one fake RDP server until standard input closes; print its port first."""
-    import tempfile
-
-    if len(argv) < 2 or argv[0] != "fake-rdp":
-        print(f"usage: {THIS_FILE} fake-rdp BEHAVIOUR [STREAM_BYTES]", file=sys.stderr)
-        return 2
-    folder = tempfile.mkdtemp(prefix="rdpconsole-fake-rdp-")
-    certificate = make_certificates(folder)["server"]
-    stream_size = int(argv[2]) if len(argv) > 2 else 0
-    server = FakeRdpServer(certificate, argv[1], stream_size=stream_size).start()
-    print(server.port, flush=True)
-    sys.stdin.read()
-    server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    assert failures == []
+    assert all(isinstance(reply, rdcleanpath.RDCleanPathResponse) for reply in replies)
+    assert states.count(websockets.protocol.State.OPEN) == IDLE_SESSIONS
+    assert server.accepted == IDLE_SESSIONS

@@ -92,3 +92,44 @@ def test_empty_feed_returns_nothing():
     framer = framing.PduFramer()
 
     assert framer.feed(b"") == []
+
+
+def font_map_pdu():
+    """Build a Server Font Map PDU as MS-RDPBCGR 2.2.1.22 and 4.1.20 lay it out."""
+    font_map_data = bytes.fromhex("0000 0000 0300 0400")  # entries, total, mapFlags, entrySize
+    share_data_header = (
+        bytes.fromhex("ea030100")  # shareId
+        + bytes([0x00, 0x01])  # pad1, streamId STREAM_LOW
+        + (len(font_map_data) + 4).to_bytes(2, "little")  # uncompressedLength
+        + bytes([framing.PDUTYPE2_FONTMAP, 0x00])  # pduType2, compressedType
+        + bytes(2)  # compressedLength
+    )
+    body = share_data_header + font_map_data
+    share_control_header = (
+        (len(body) + 6).to_bytes(2, "little") + (0x10 | 0x7).to_bytes(2, "little") + bytes.fromhex("ea03")
+    )
+    user_data = share_control_header + body
+    mcs = bytes([framing.MCS_SEND_DATA_INDICATION << 2]) + bytes.fromhex("0002 03eb 70") + bytes([len(user_data)])
+    tpdu = bytes.fromhex("02f080") + mcs + user_data
+    return bytes([3, 0]) + (len(tpdu) + 4).to_bytes(2, "big") + tpdu
+
+
+def test_font_map_detected():
+    assert framing.is_font_map(font_map_pdu())
+
+
+def test_other_slow_path_pdu_is_not_font_map():
+    pdu = bytearray(font_map_pdu())
+    pdu[len(pdu) - 8 - 4] = 0x1F  # pduType2 of a Synchronize PDU, before 4 header bytes and the data
+    assert not framing.is_font_map(bytes(pdu))
+
+
+def test_stream_after_font_map_passes_through():
+    framer = framing.PduFramer()
+    before = tpkt(20)
+    font_map = font_map_pdu()
+    after = fastpath(100) + fastpath(50)[:10]
+
+    assert framer.feed(before + font_map + after) == [before, font_map, after]
+    assert framer.passthrough
+    assert framer.passthrough_reason == "the connection sequence ended with the Font Map PDU"
