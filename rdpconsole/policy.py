@@ -7,20 +7,38 @@ the project-scoped rules.
 
 oslo.policy reads ``[oslo_policy] policy_file`` once and afterwards only
 checks its modification time, so a changed file takes effect without a
-restart and an unchanged one is never parsed again.
+restart and an unchanged one is never parsed again. rdpconsole's Enforcer
+makes that check at most once per RULES_CHECK_INTERVAL_SECONDS instead of on
+every policy check, and remembers the outcome of each check until then.
 """
 
 import logging
+import threading
+import time
 
+from oslo_policy import _checks
 from oslo_policy import opts as policy_opts
 from oslo_policy import policy as oslo_policy
 
+from rdpconsole import context as context_module
 from rdpconsole import policies
 from rdpconsole.domain import exceptions
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_POLICY_FILE = "policy.yaml"
+
+# oslo.policy 6.0.1 looks for the policy file and every [oslo_policy]
+# policy_dirs entry again on every check, which cost more than the check
+# itself. A changed policy file takes effect within this many seconds.
+RULES_CHECK_INTERVAL_SECONDS = 1.0
+
+# Upper bound on remembered check outcomes; the memory is emptied when full.
+MAX_REMEMBERED_OUTCOMES = 4096
+
+ALLOWED = "allowed"
+DENIED = "denied"
+INVALID_SCOPE = "invalid scope"
 
 
 @oslo_policy.register("is_admin")
@@ -48,10 +66,127 @@ def set_defaults(conf):
     policy_opts.set_defaults(conf, policy_file=DEFAULT_POLICY_FILE, **defaults)
 
 
-def create_enforcer(conf):
-    """Return an Enforcer with every rdpconsole rule registered and the policy file loaded."""
+class _Denied(Exception):
+    """Raised by oslo.policy inside Enforcer.check when a rule fails."""
+
+
+class Enforcer(oslo_policy.Enforcer):
+    """An oslo.policy Enforcer that checks the policy files at most once per interval.
+
+    ``check`` also remembers the outcome of each (rule, target, credentials)
+    until the next look at the policy files, which makes a repeated check
+    a dictionary lookup. It remembers nothing while any rule contains a
+    check other than oslo.policy's role, rule, generic, true, false, and, or
+    and not checks and rdpconsole's is_admin check, because only those
+    depend on nothing but the rule, the target and the credentials (an
+    ``http:`` check asks a remote server, for example).
+    """
+
+    def __init__(self, conf, rules_check_interval=RULES_CHECK_INTERVAL_SECONDS,
+                 clock=time.monotonic, **kwargs):
+        super().__init__(conf, **kwargs)
+        self._rules_check_interval = rules_check_interval
+        self._clock = clock
+        self._rules_checked_at = None
+        self._rules_lock = threading.Lock()
+        self._outcomes = {}
+        self._outcomes_allowed = False
+
+    def load_rules(self, force_reload=False):
+        now = self._clock()
+        checked_at = self._rules_checked_at
+        if (not force_reload and checked_at is not None
+                and now - checked_at < self._rules_check_interval):
+            return
+        with self._rules_lock:
+            super().load_rules(force_reload)
+            self._outcomes = {}
+            self._outcomes_allowed = all(_is_pure(rule) for rule in self.rules.values())
+            self._rules_checked_at = now
+
+    def set_rules(self, rules, overwrite=True, use_conf=False):
+        super().set_rules(rules, overwrite=overwrite, use_conf=use_conf)
+        self._forget_outcomes()
+
+    def clear(self):
+        super().clear()
+        self._forget_outcomes()
+
+    def _forget_outcomes(self):
+        self._outcomes = {}
+        self._outcomes_allowed = False
+        self._rules_checked_at = None
+
+    def check(self, rule, target, creds, creds_key=None):
+        """Return ALLOWED, DENIED or INVALID_SCOPE for ``rule``; raise PolicyNotRegistered if unknown.
+
+        ``creds_key``, when given, is a hashable value that identifies
+        ``creds``; without it, check() builds one from the credentials.
+        """
+        self.load_rules()
+        # A reload replaces the dictionary, so an outcome of the old rules
+        # that another thread is still computing never lands in the new one.
+        outcomes = self._outcomes
+        key = None
+        if self._outcomes_allowed:
+            key = _outcome_key(rule, target, creds, creds_key)
+        if key is not None:
+            outcome = outcomes.get(key)
+            if outcome is not None:
+                return outcome
+
+        try:
+            self.authorize(rule, target, dict(creds), do_raise=True, exc=_Denied)
+            outcome = ALLOWED
+        except oslo_policy.InvalidScope:
+            outcome = INVALID_SCOPE
+        except _Denied:
+            outcome = DENIED
+
+        if key is not None:
+            if len(outcomes) >= MAX_REMEMBERED_OUTCOMES:
+                outcomes.clear()
+            outcomes[key] = outcome
+        return outcome
+
+
+_PURE_CHECKS = (
+    _checks.TrueCheck, _checks.FalseCheck, _checks.RoleCheck, _checks.RuleCheck,
+    _checks.GenericCheck, _checks.AndCheck, _checks.OrCheck, _checks.NotCheck,
+)
+
+
+def _is_pure(check):
+    """Return whether ``check`` and the checks inside it depend only on rules, target and credentials."""
+    if type(check) is IsAdminCheck or type(check) in _PURE_CHECKS:
+        if isinstance(check, (_checks.AndCheck, _checks.OrCheck)):
+            return all(_is_pure(inner) for inner in check.rules)
+        if isinstance(check, _checks.NotCheck):
+            return _is_pure(check.rule)
+        return True
+    return False
+
+
+def _outcome_key(rule, target, creds, creds_key=None):
+    """Return a hashable key of a check's inputs, or None when a value cannot be hashed."""
+    if creds_key is None:
+        creds_key = tuple((name, tuple(value) if isinstance(value, list) else value)
+                          for name, value in creds.items())
+    key = (rule, tuple(target.items()), creds_key)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def create_enforcer(conf, clock=time.monotonic):
+    """Return an Enforcer with every rdpconsole rule registered and the policy file loaded.
+
+    ``clock`` returns seconds and decides when the policy files are checked again.
+    """
     set_defaults(conf)
-    enforcer = oslo_policy.Enforcer(conf)
+    enforcer = Enforcer(conf, clock=clock)
     # Nova's defaults changed on purpose; warning about each change on every start is noise.
     enforcer.suppress_default_change_warnings = True
     enforcer.register_defaults(policies.list_rules())
@@ -61,9 +196,20 @@ def create_enforcer(conf):
 
 def credentials(context):
     """Return the policy credentials of ``context``, with Nova's ``is_admin`` added."""
+    return _credentials_and_key(context)[0]
+
+
+def _credentials_and_key(context):
+    """Return the policy credentials of ``context`` and a hashable key of them, or None."""
+    is_admin = bool(context.is_admin)
+    if isinstance(context, context_module.RequestContext):
+        values, values_key = context.policy_values()
+        creds = dict(values)
+        creds["is_admin"] = is_admin
+        return creds, (values_key, is_admin)
     creds = dict(context.to_policy_values().items())
-    creds["is_admin"] = bool(context.is_admin)
-    return creds
+    creds["is_admin"] = is_admin
+    return creds, None
 
 
 def default_target(context):
@@ -73,31 +219,25 @@ def default_target(context):
 def authorize(enforcer, context, action, target=None, fatal=True):
     """Check ``action`` for ``context`` on ``target`` (default: the caller's own project).
 
-    Raises PolicyNotAuthorized when the rule fails or the token's scope does
-    not fit the rule, unless ``fatal`` is False; then it returns False.
+    Returns True when the rule passes. Raises PolicyNotAuthorized when the
+    rule fails or the token's scope does not fit the rule, unless ``fatal``
+    is False; then it returns False.
     """
     if target is None:
         target = default_target(context)
-    try:
-        return enforcer.authorize(
-            action, target, credentials(context),
-            do_raise=True, exc=exceptions.PolicyNotAuthorized, action=action,
-        )
-    except oslo_policy.InvalidScope:
+    creds, creds_key = _credentials_and_key(context)
+    outcome = enforcer.check(action, target, creds, creds_key)
+    if outcome == ALLOWED:
+        return True
+    if outcome == INVALID_SCOPE:
         LOG.debug("Policy %s rejected the token scope of user %s", action, context.user_id)
-        if fatal:
-            raise exceptions.PolicyNotAuthorized(action=action) from None
-        return False
-    except exceptions.PolicyNotAuthorized:
-        if fatal:
-            raise
-        return False
+    if fatal:
+        raise exceptions.PolicyNotAuthorized(action=action)
+    return False
 
 
 def is_admin(enforcer, context):
     """Return whether ``context`` passes ``context_is_admin``, as Nova's is_admin does."""
-    return bool(
-        enforcer.authorize(
-            "context_is_admin", default_target(context), credentials(context), do_raise=False
-        )
-    )
+    creds, creds_key = _credentials_and_key(context)
+    outcome = enforcer.check("context_is_admin", default_target(context), creds, creds_key)
+    return outcome == ALLOWED

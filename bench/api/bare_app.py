@@ -6,8 +6,9 @@ the default loop and HTTP implementations. The only difference from the
 rdpconsole run is the application itself.
 
     GET /bare            async endpoint, runs in the event loop
-    GET /bare-threadpool sync endpoint, which Starlette runs in its thread pool
-                         as the Compute API runs every v2.1 request
+    GET /bare-threadpool sync endpoint, which Starlette runs in its thread pool,
+                         as the Compute API runs v2.1 requests on PostgreSQL
+                         or MySQL, with keystone, and for server lists
 
 Run by bench/api/run.py as ``python bare_app.py --port PORT``; it serves on
 127.0.0.1 only and stops on SIGTERM or SIGINT.

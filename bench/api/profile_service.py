@@ -1,13 +1,16 @@
 """Profile where ``rdpconsole serve`` spends its time under one benchmark load.
 
 Starts the same services as run.py, drives one target with wrk, and samples
-the service process with py-spy (``--gil``: only the thread that holds the
-GIL, so each sample is Python CPU time) while the load runs. Each sample
-goes to the category of its innermost frame that belongs to a known
-package, so a call from rdpconsole into SQLAlchemy counts as database time
-and the stdlib helpers a package calls (inspect, json) count for that
-package. Prints the share of samples per category and per rdpconsole
-function, and an estimate of the CPU milliseconds each costs per request.
+the service process with py-spy while the load runs. By default py-spy
+samples every thread that is not idle, so time spent inside SQLite and in
+socket calls, which release the GIL, counts for the Python frame that made
+the call. ``--gil`` samples only the thread that holds the GIL, which shows
+Python CPU time alone. Each sample goes to the category of its innermost
+frame that belongs to a known package, so a call from rdpconsole into
+SQLAlchemy counts as database time and the stdlib helpers a package calls
+(inspect, json) count for that package. Prints the share of samples per
+category and per rdpconsole function, and an estimate of the CPU
+milliseconds each costs per request.
 
 Needs py-spy (``pip install py-spy``) next to this interpreter or on PATH,
 and permission to ptrace the service (root, or kernel.yama.ptrace_scope 0).
@@ -35,7 +38,7 @@ CATEGORIES = (
     ("logging", ("logging/", "rdpconsole/log.py")),
     ("policy (oslo.policy, policy file search)",
      ("oslo_policy/", "oslo_config/", "oslo_context/", "rdpconsole/policy.py")),
-    ("database (SQLAlchemy, sqlite3)", ("sqlalchemy/", "sqlite3/")),
+    ("database (SQLAlchemy, sqlite3)", ("sqlalchemy/", "sqlite3/", "rdpconsole/db/")),
     ("JSON Schema validation", ("jsonschema/", "referencing/", "rdpconsole/api/validation.py")),
     ("thread pool hand-off (anyio)", ("anyio/", "starlette/concurrency.py", "queue.py")),
     ("HTTP parsing and writing (uvicorn, h11)", ("uvicorn/", "h11/", "httptools/")),
@@ -48,18 +51,29 @@ OTHER = "other"
 # Functions whose inclusive share is printed: (function name as py-spy shows
 # it, path fragment of its file).
 FUNCTIONS = (
-    ("RequestLogMiddleware.__call__", "rdpconsole/api/app.py"),
+    ("FrontEnd.handle", "rdpconsole/api/app.py"),
+    ("FrontEnd._send", "rdpconsole/api/app.py"),
     ("FrontEnd._api_sync", "rdpconsole/api/app.py"),
     ("NoAuth2.authenticate", "rdpconsole/api/auth.py"),
     ("is_admin", "rdpconsole/policy.py"),
     ("authorize", "rdpconsole/policy.py"),
     ("Enforcer.load_rules", "oslo_policy/policy.py"),
+    ("Enforcer.check", "rdpconsole/policy.py"),
     ("Router.handle", "rdpconsole/api/dispatch.py"),
     ("validate", "rdpconsole/api/validation.py"),
     ("Services.get_server", "rdpconsole/api/controllers/__init__.py"),
     ("ConsoleService.authorize", "rdpconsole/domain/consoles.py"),
     ("ConsoleService.validate", "rdpconsole/domain/consoles.py"),
     ("Logger._log", "logging/__init__.py"),
+)
+
+# Innermost frames of threads that wait for work. py-spy counts some of
+# these waits as busy, so they are left out of the shares.
+WAITING_FRAMES = (
+    ("Condition.wait", "threading.py"),
+    ("Event.wait", "threading.py"),
+    ("Queue.get", "queue.py"),
+    ("EpollSelector.select", "selectors.py"),
 )
 
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*?)(?::\d+)?\)$")
@@ -78,6 +92,8 @@ def parse_args(argv):
                         help="py-spy samples per second (default 100).")
     parser.add_argument("--token-pool", type=int, default=500,
                         help="Console tokens issued first, for --target lookup (default 500).")
+    parser.add_argument("--gil", action="store_true",
+                        help="Sample only the thread that holds the GIL (py-spy --gil).")
     parser.add_argument("--folded", metavar="PATH",
                         help="Also keep py-spy's collapsed stacks (for flamegraph.pl) here.")
     args = parser.parse_args(argv)
@@ -126,6 +142,10 @@ def summarize(folded_path):
                 continue
             stack, _space, count = line.rpartition(" ")
             frames = stack.split(";")
+            function, path = frame_path(frames[-1])
+            if any(function == name and path_matches(path, fragment)
+                   for name, fragment in WAITING_FRAMES):
+                continue
             samples = int(count)
             total += samples
             by_category[category_of(frames)] += samples
@@ -159,12 +179,14 @@ def profile(args):
         load.start()
         # Let the load settle before sampling, and stop sampling before it ends.
         threading.Event().wait(2)
-        completed = subprocess.run(
-            [py_spy, "record", "--pid", str(pid), "--gil", "--nonblocking",
-             "--rate", str(args.rate), "--duration", str(sample_seconds),
-             "--format", "raw", "--output", folded_path],
-            capture_output=True, text=True,
-        )
+        # Without --nonblocking py-spy pauses the process for each sample,
+        # which costs some throughput but gives whole stacks.
+        command = [py_spy, "record", "--pid", str(pid), "--rate", str(args.rate),
+                   "--duration", str(sample_seconds), "--format", "raw",
+                   "--output", folded_path]
+        if args.gil:
+            command.append("--gil")
+        completed = subprocess.run(command, capture_output=True, text=True)
         load.join()
         if completed.returncode != 0:
             raise bench.BenchError(f"py-spy failed: {completed.stderr.strip()}")
@@ -172,21 +194,20 @@ def profile(args):
 
     result = outcome["result"]
     cpu_ms = 1000 * outcome["cpu_seconds"] / result.requests if result.requests else 0.0
-    expected = args.rate * sample_seconds
     print(f"{args.target} at {args.clients} clients: {result.rate:,.0f} requests/s, "
           f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, {result.errors} errors; "
           f"service CPU {cpu_ms:.2f} ms/request, "
           f"{100 * outcome['cpu_seconds'] / result.duration_s:.0f}% of one CPU")
-    print(f"py-spy: {total} GIL samples of {expected} possible "
-          f"(GIL held {total / expected:.0%} of the time)")
+    kind = "GIL samples" if args.gil else "samples of busy threads"
+    print(f"py-spy: {total} {kind} in {sample_seconds} s at {args.rate} per second")
     print()
-    print("| Category | Share of GIL samples | Estimated CPU ms/request |")
+    print("| Category | Share of samples | Estimated CPU ms/request |")
     print("|---|---:|---:|")
     for name, samples in by_category.most_common():
         share = samples / total if total else 0.0
         print(f"| {name} | {share:.1%} | {share * cpu_ms:.2f} |")
     print()
-    print("| Function (inclusive) | Share of GIL samples | Estimated CPU ms/request |")
+    print("| Function (inclusive) | Share of samples | Estimated CPU ms/request |")
     print("|---|---:|---:|")
     for name, fragment in FUNCTIONS:
         samples = by_function.get((name, fragment), 0)

@@ -10,7 +10,9 @@ target with wrk at each client count for a fixed time:
   through a pool of tokens issued before the run;
 - ``bare``: an async Starlette endpoint returning a small JSON body, the ceiling;
 - ``bare-threadpool``: the same as a sync endpoint, which Starlette runs in
-  its thread pool as the Compute API runs every v2.1 request.
+  its thread pool. The Compute API uses that pool on PostgreSQL or MySQL,
+  with keystone, and for server lists. On SQLite with noauth2, as here,
+  console requests run in the event loop.
 
 Targets run interleaved at each client count, so each ratio to ``bare``
 compares points measured seconds apart. Prints a Markdown report (machine,

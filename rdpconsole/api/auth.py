@@ -63,6 +63,9 @@ class NoAuth2:
     user member and reader; an ``X-Roles: a,b`` header replaces the roles.
     """
 
+    # Authentication makes no network or database calls.
+    may_block = False
+
     def __init__(self, enforcer):
         self._enforcer = enforcer
 
@@ -101,6 +104,9 @@ class Keystone:
     """
 
     AUTHENTICATED_KEY = "rdpconsole.authenticated"
+
+    # auth_token asks Keystone about tokens that are not in its cache.
+    may_block = True
 
     def __init__(self, conf, enforcer):
         self._enforcer = enforcer

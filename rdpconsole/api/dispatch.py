@@ -9,6 +9,7 @@ of the URL (400), the method's microversion range (404), then the JSON
 Schema (400); only then does the handler run.
 """
 
+import functools
 import json
 import re
 import urllib.parse
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from rdpconsole.api import faults
 from rdpconsole.api import microversion
 from rdpconsole.api import validation
+from rdpconsole.db import engine as db_engine
 
 SUPPORTED_CONTENT_TYPES = ("application/json", "application/vnd.openstack.compute+json")
 METHODS_WITH_BODY = ("POST", "PUT")
@@ -37,9 +39,19 @@ class ApiRequest:
         self.version = version
         self._query_pairs = list(query_pairs)
         self.body = body
-        self.url = str(http_request.url)
-        self.root_url = str(http_request.base_url).rstrip("/")
-        self.application_url = self.root_url + "/v2.1"
+
+    # Built on first use: only the server views need URLs.
+    @functools.cached_property
+    def url(self):
+        return str(self.http.url)
+
+    @functools.cached_property
+    def root_url(self):
+        return str(self.http.base_url).rstrip("/")
+
+    @functools.cached_property
+    def application_url(self):
+        return self.root_url + "/v2.1"
 
     def is_supported(self, min_version, max_version=None):
         return self.version.matches(min_version, max_version)
@@ -100,13 +112,18 @@ def _add_schema(attribute, schema, min_version, max_version):
 
 
 class Route:
-    """One URL template and its handlers by HTTP method, with and without a project id."""
+    """One URL template and its handlers by HTTP method, with and without a project id.
 
-    def __init__(self, template, methods):
+    ``bounded`` is False for routes whose work grows with the data, such as
+    server lists: those never run in the event loop (see app.FrontEnd).
+    """
+
+    def __init__(self, template, methods, bounded=True):
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
         self.template = template
         self.regex = re.compile(rf"^(?:/(?P<project_id>{PROJECT_ID_PATTERN}))?{pattern}$")
         self.methods = methods
+        self.bounded = bounded
 
     def match(self, path):
         match = self.regex.match(path)
@@ -140,9 +157,19 @@ class Router:
         try:
             result = self._process(http_request, handler, path_args, raw_body, context, version)
             response = json_response(result)
+        except db_engine.LockNotAvailable:
+            # Not a fault: the caller runs the request again where it may wait for the lock.
+            raise
         except Exception as error:  # noqa: BLE001 - faults.describe maps every error
             response = faults.exception_response(error)
         return self._with_version(response, version)
+
+    def is_bounded(self, path):
+        """Return False when ``path`` matches a route whose work grows with the data."""
+        for route in self._routes:
+            if route.regex.match(path) is not None:
+                return route.bounded
+        return True
 
     def _match(self, path, method):
         allowed = []
@@ -205,7 +232,7 @@ class Router:
         request = ApiRequest(http_request, context, version, parse_query(http_request), body)
         for min_version, max_version, schema in getattr(handler, "body_schemas", ()):
             if version.matches(min_version, max_version):
-                validation.validate(schema, body)
+                validation.validate_body(schema, body, raw_body)
         for min_version, max_version, schema in getattr(handler, "query_schemas", ()):
             if version.matches(min_version, max_version):
                 validation.validate(schema, request.query_dict_of_lists(), is_body=False)
@@ -281,6 +308,4 @@ def strip_unknown_query_params(schema, request):
 def json_response(result, status_code=200):
     """Serialize a handler's result dict as Nova does for successful responses."""
     body = json.dumps(result).encode("utf-8")
-    response = Response(body, status_code=status_code)
-    response.headers["Content-Type"] = "application/json"
-    return response
+    return Response(body, status_code=status_code, media_type="application/json")

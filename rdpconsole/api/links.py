@@ -3,6 +3,8 @@
 import collections
 import urllib.parse
 
+from rdpconsole.api import faults
+
 
 def url_join(*parts):
     """Join URL parts with single slashes; an empty last part leaves a trailing slash.
@@ -43,12 +45,26 @@ def resource_links(request, collection, identifier):
     ]
 
 
+def page_size(request, max_limit):
+    """Return the page size: the last ``limit`` query value, capped at ``max_limit``.
+
+    The schema admits only digits in ``limit``, but Python's int() rejects
+    more than 4300 of them; Nova's validate_integer answers that with 400.
+    """
+    values = request.query_values("limit")
+    if not values:
+        return max_limit
+    try:
+        requested = int(values[-1])
+    except ValueError:
+        raise faults.ApiError(400, "Invalid input received: limit must be an integer") from None
+    return min(requested, max_limit)
+
+
 def collection_links(request, items, collection, max_limit, id_key="uuid"):
     """Return the ``next`` link list of a page, which is non-empty only for a full page."""
-    limit_values = request.query_values("limit")
-    requested = int(limit_values[-1]) if limit_values else max_limit
-    page_size = min(requested, max_limit)
-    if not page_size or page_size != len(items):
+    size = page_size(request, max_limit)
+    if not size or size != len(items):
         return []
 
     last_id = getattr(items[-1], id_key)

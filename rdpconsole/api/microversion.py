@@ -17,6 +17,7 @@ LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
 SERVICE_TYPE = "compute"
 
 _VERSION_PATTERN = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+MAX_VERSION_STRING_LENGTH = 32  # characters; real versions such as 2.95 have four
 
 
 @functools.total_ordering
@@ -27,7 +28,9 @@ class APIVersion:
 
     def __init__(self, version_string):
         match = _VERSION_PATTERN.match(version_string)
-        if not match:
+        # Python's int() rejects strings of more than 4300 digits; such a
+        # version is as malformed as one that fails the pattern.
+        if not match or len(version_string) > MAX_VERSION_STRING_LENGTH:
             raise faults.ApiError(
                 400,
                 f"API Version String {version_string} is of invalid format. "

@@ -78,9 +78,50 @@ _Validator = jsonschema.validators.extend(
 )
 
 
+# Validators by id() of their schema. The schemas are module constants that
+# live as long as the process, and each validator keeps its schema alive.
+_validators = {}
+
+
+def _validator_for(schema):
+    validator = _validators.get(id(schema))
+    if validator is None or validator.schema is not schema:
+        validator = _Validator(schema, format_checker=_format_checker)
+        _validators[id(schema)] = validator
+    return validator
+
+
+# Request bodies that passed a schema, by (id(schema), raw body). Clients send
+# the same few small bodies again and again, such as the console request
+# {"remote_console": {"protocol": "rdp", "type": "rdp-html5"}}, and a lookup
+# costs a small fraction of a jsonschema run. Only passes are stored: a
+# failure is validated again for its message.
+_passed_bodies = {}
+MAX_REMEMBERED_BODIES = 256
+MAX_REMEMBERED_BODY_BYTES = 1024
+
+
+def validate_body(schema, body, raw_body):
+    """Validate the request ``body``, decoded from the JSON ``raw_body``, like validate().
+
+    A body of None (a request without Content-Length) is always validated.
+    """
+    if body is None:
+        validate(schema, body)
+        return
+    key = (id(schema), raw_body)
+    if _passed_bodies.get(key) is schema:
+        return
+    validate(schema, body)
+    if len(raw_body) <= MAX_REMEMBERED_BODY_BYTES:
+        if len(_passed_bodies) >= MAX_REMEMBERED_BODIES:
+            _passed_bodies.clear()
+        _passed_bodies[key] = schema
+
+
 def validate(schema, target, is_body=True):
     """Validate ``target`` against ``schema``; raise ValidationError with Nova's message."""
-    validator = _Validator(schema, format_checker=_format_checker)
+    validator = _validator_for(schema)
     try:
         validator.validate(target)
     except jsonschema.ValidationError as error:

@@ -1,5 +1,7 @@
 """Load configuration files and check every value before a service starts."""
 
+import os
+
 from oslo_config import cfg
 from oslo_config import types
 from oslo_policy import opts as policy_opts
@@ -20,6 +22,12 @@ def load(conf, config_files, args=None):
     the value and what is allowed.
     """
     policy_opts.set_defaults(conf, policy_file=POLICY_FILE_DEFAULT)
+    for path in config_files:
+        if os.path.isdir(path):
+            raise ConfigurationError(
+                f"Configuration file {path} is a directory. Give the path of an INI "
+                "file with --config-file, for example /etc/rdpconsole/rdpconsole.conf."
+            )
     try:
         conf(
             args=list(args or []),

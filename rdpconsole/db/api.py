@@ -30,6 +30,19 @@ class Database:
     def is_sqlite(self):
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def is_sqlite_file(self):
+        """Whether this is an SQLite database in a file, which runs in WAL mode."""
+        return self.is_sqlite and self.engine.url.database not in (None, "", ":memory:")
+
+    def defer_checkpoints(self):
+        """Leave WAL checkpoints of an SQLite file to checkpoint(); see engine.defer_checkpoints."""
+        engine_module.defer_checkpoints(self.engine)
+
+    def checkpoint(self):
+        """Run a PASSIVE WAL checkpoint of an SQLite file database; see engine.checkpoint."""
+        return engine_module.checkpoint(self.engine)
+
     def upgrade(self):
         migration.upgrade(self.engine)
 

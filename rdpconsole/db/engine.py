@@ -1,6 +1,10 @@
 """Database engines and sessions for SQLite, PostgreSQL and MySQL URLs."""
 
+import contextlib
+import contextvars
 import os
+import sqlite3
+import weakref
 
 import sqlalchemy
 from sqlalchemy import event
@@ -10,9 +14,80 @@ from sqlalchemy.orm import sessionmaker
 # Seconds a SQLite writer waits for another process's lock before failing.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
+# WAL size in pages (4 KiB each by default) at which a committing connection
+# checkpoints the WAL into the database file after defer_checkpoints(), up
+# from SQLite's default of 1000. A process that defers checkpoints runs
+# checkpoint() itself, so this threshold is only a safety net.
+DEFERRED_WAL_AUTOCHECKPOINT_PAGES = 10000
+
+# False inside no_lock_wait(): SQLite statements then fail at once on a held lock.
+_lock_wait = contextvars.ContextVar("rdpconsole_sqlite_lock_wait", default=True)
+
+# Engines whose connections use DEFERRED_WAL_AUTOCHECKPOINT_PAGES.
+_deferred_checkpoint_engines = weakref.WeakSet()
+
 
 class DatabaseURLError(Exception):
     """The [database] connection URL cannot be used."""
+
+
+class LockNotAvailable(Exception):
+    """Another connection holds the SQLite lock that a statement in no_lock_wait() needs."""
+
+
+@contextlib.contextmanager
+def no_lock_wait():
+    """Make SQLite statements in this context raise LockNotAvailable instead of waiting.
+
+    The Compute API runs its SQLite work in the event loop, where waiting up
+    to SQLITE_BUSY_TIMEOUT_SECONDS for another process's write lock would
+    stall every request and WebSocket session of the process. It catches
+    LockNotAvailable and runs the request again in a worker thread, outside
+    this context, where statements wait as usual. Other databases ignore it.
+    """
+    token = _lock_wait.set(False)
+    try:
+        yield
+    finally:
+        _lock_wait.reset(token)
+
+
+def defer_checkpoints(engine):
+    """Make the SQLite connections of ``engine`` leave WAL checkpoints to checkpoint().
+
+    A checkpoint writes the WAL back into the database file and syncs both
+    to disk. By default the commit that grows the WAL past SQLite's 1000
+    pages does that work, several milliseconds with the syncs, before it
+    returns. A caller that commits in an event loop runs checkpoint() in a
+    worker thread instead, and commits checkpoint only past
+    DEFERRED_WAL_AUTOCHECKPOINT_PAGES.
+    """
+    _deferred_checkpoint_engines.add(engine)
+
+
+def checkpoint(engine):
+    """Run a PASSIVE WAL checkpoint, which waits for no reader or writer.
+
+    Returns SQLite's (busy, WAL pages, pages checkpointed) row.
+    """
+    with engine.connect() as connection:
+        return tuple(connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one())
+
+
+def raise_if_lock_not_available(error):
+    """Raise LockNotAvailable for a DBAPI error that no_lock_wait() caused; else do nothing."""
+    if not _lock_wait.get() and is_sqlite_busy(error):
+        raise LockNotAvailable(str(error)) from error
+
+
+def is_sqlite_busy(error):
+    """Return whether a DBAPI error is SQLite's SQLITE_BUSY ("database is locked")."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    name = getattr(error, "sqlite_errorname", None)
+    if name is not None:
+        return name.startswith("SQLITE_BUSY")
+    return str(error).startswith("database is locked")
 
 
 def create_engine(url, max_pool_size=5, max_overflow=10):
@@ -66,6 +141,29 @@ def _create_sqlite_engine(parsed):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    busy_timeout_ms = int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)
+
+    @event.listens_for(engine, "checkout")
+    def _apply_connection_settings(dbapi_connection, record, _proxy):
+        # A pooled connection keeps its settings, so each changes only when a
+        # connection moves into or out of no_lock_wait(), or once after
+        # defer_checkpoints().
+        wait = _lock_wait.get()
+        if record.info.get("lock_wait", True) != wait:
+            timeout_ms = busy_timeout_ms if wait else 0
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            record.info["lock_wait"] = wait
+        if engine in _deferred_checkpoint_engines:
+            if record.info.get("wal_autocheckpoint") != DEFERRED_WAL_AUTOCHECKPOINT_PAGES:
+                dbapi_connection.execute(
+                    f"PRAGMA wal_autocheckpoint = {DEFERRED_WAL_AUTOCHECKPOINT_PAGES}"
+                )
+                record.info["wal_autocheckpoint"] = DEFERRED_WAL_AUTOCHECKPOINT_PAGES
+
+    @event.listens_for(engine, "handle_error")
+    def _raise_lock_not_available(context):
+        raise_if_lock_not_available(context.original_exception)
 
     return engine
 

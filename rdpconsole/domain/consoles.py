@@ -8,6 +8,7 @@ import uuid as uuid_lib
 import sqlalchemy as sa
 
 from rdpconsole.db import models
+from rdpconsole.db import statements
 from rdpconsole.domain import exceptions
 from rdpconsole.domain import servers as servers_module
 from rdpconsole.domain import urls
@@ -45,11 +46,28 @@ def check_console_allowed(server, method):
         )
 
 
+_TOKENS = models.ConsoleAuthToken.__table__
+
+# The console endpoints run these on every request; see db.statements.
+_INSERTED_COLUMNS = (
+    "token_hash", "console_type", "host", "port", "internal_access_path",
+    "instance_uuid", "access_url_base", "expires", "created_at",
+)
+_INSERT_TOKEN = statements.Statement(
+    sa.insert(_TOKENS).values({name: sa.bindparam(name) for name in _INSERTED_COLUMNS})
+)
+_SELECT_TOKEN = statements.Statement(
+    sa.select(_TOKENS).where(_TOKENS.c.token_hash == sa.bindparam("token_hash")),
+    "ConsoleAuthToken",
+)
+
+
 class ConsoleService:
     """Issue and validate console tokens for servers of the inventory."""
 
     def __init__(self, sessionmaker, base_url, token_ttl=TOKEN_TTL_SECONDS, clock=time.time):
         self._sessionmaker = sessionmaker
+        self._engine = sessionmaker.kw["bind"]
         self._base_url = base_url
         self._token_ttl = token_ttl
         self._clock = clock
@@ -72,19 +90,19 @@ class ConsoleService:
         token = str(uuid_lib.uuid4())
         token_hash = hash_token(token)
         expires = int(self._clock() + self._token_ttl)
-        record = models.ConsoleAuthToken(
-            token_hash=token_hash,
-            console_type=console_type,
-            host=server.console_host,
-            port=server.console_port,
-            internal_access_path=server.vm_id,
-            instance_uuid=server.uuid,
-            access_url_base=self._base_url,
-            expires=expires,
-        )
+        values = {
+            "token_hash": token_hash,
+            "console_type": console_type,
+            "host": server.console_host,
+            "port": server.console_port,
+            "internal_access_path": server.vm_id,
+            "instance_uuid": server.uuid,
+            "access_url_base": self._base_url,
+            "expires": expires,
+            "created_at": models.utcnow(),
+        }
         try:
-            with self._sessionmaker.begin() as session:
-                session.add(record)
+            _INSERT_TOKEN.execute_in_transaction(self._engine, values)
         except sa.exc.IntegrityError as error:
             # The foreign key fails when the server was deleted meanwhile; the
             # unique hash fails only on a UUID4 collision.
@@ -102,17 +120,15 @@ class ConsoleService:
     def validate(self, token):
         """Return the stored record of a valid token; raise InvalidToken otherwise.
 
-        Validation does not consume the token: it stays valid until it expires.
+        The record is a read-only named tuple with the attributes of
+        models.ConsoleAuthToken. Validation does not consume the token: it
+        stays valid until it expires.
         """
         if not isinstance(token, str) or not token:
             raise exceptions.InvalidToken()
         token_hash = hash_token(token)
         now = int(self._clock())
-        query = sa.select(models.ConsoleAuthToken).where(
-            models.ConsoleAuthToken.token_hash == token_hash
-        )
-        with self._sessionmaker() as session:
-            record = session.scalar(query)
+        record = _SELECT_TOKEN.first(self._engine, {"token_hash": token_hash})
         if record is None or record.expires <= now:
             raise exceptions.InvalidToken()
         return record

@@ -7,6 +7,7 @@ import uuid as uuid_lib
 import sqlalchemy as sa
 
 from rdpconsole.db import models
+from rdpconsole.db import statements
 from rdpconsole.domain import exceptions
 
 DEFAULT_CONSOLE_PORT = 3389  # RDP's registered TCP port
@@ -143,11 +144,30 @@ def validate_fields(fields):
     return result
 
 
+def _server_columns():
+    """Return every column of the servers table, labelled with its Server attribute name."""
+    mapper = sa.inspect(models.Server)
+    return [column.label(mapper.get_property_by_column(column).key)
+            for column in models.Server.__table__.columns]
+
+
+# The console endpoints look a server up on every request; see db.statements.
+_SERVER_BY_UUID = sa.select(*_server_columns()).where(
+    models.Server.__table__.c.uuid == sa.bindparam("uuid")
+)
+_SELECT_SERVER = statements.Statement(_SERVER_BY_UUID, "Server")
+_SELECT_PROJECT_SERVER = statements.Statement(
+    _SERVER_BY_UUID.where(models.Server.__table__.c.project_id == sa.bindparam("project_id")),
+    row_type=_SELECT_SERVER.row_type,
+)
+
+
 class ServerRepository:
     """Create, read, update and delete servers in the database."""
 
     def __init__(self, sessionmaker):
         self._sessionmaker = sessionmaker
+        self._engine = sessionmaker.kw["bind"]
 
     def create(self, **fields):
         fields.setdefault("uuid", str(uuid_lib.uuid4()))
@@ -172,19 +192,21 @@ class ServerRepository:
     def get(self, server_id, project_id=None):
         """Return the server with UUID ``server_id``, optionally only within ``project_id``.
 
-        Raises InstanceNotFound for a missing server, a server of another project,
-        or an id that is not a UUID.
+        The result is a read-only named tuple with the attributes of
+        models.Server (``metadata_`` included). Raises InstanceNotFound for a
+        missing server, a server of another project, or an id that is not a UUID.
         """
         try:
             normalized = str(uuid_lib.UUID(server_id))
         except (ValueError, TypeError, AttributeError):
             raise exceptions.InstanceNotFound(instance_id=server_id) from None
 
-        query = sa.select(models.Server).where(models.Server.uuid == normalized)
-        if project_id is not None:
-            query = query.where(models.Server.project_id == project_id)
-        with self._sessionmaker() as session:
-            server = session.scalar(query)
+        if project_id is None:
+            server = _SELECT_SERVER.first(self._engine, {"uuid": normalized})
+        else:
+            server = _SELECT_PROJECT_SERVER.first(
+                self._engine, {"uuid": normalized, "project_id": project_id}
+            )
         if server is None:
             raise exceptions.InstanceNotFound(instance_id=server_id)
         return server

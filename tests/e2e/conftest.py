@@ -59,7 +59,10 @@ def rdp_counter(desktop):
     forwarder.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, because the sync Playwright API keeps an asyncio event loop
+# running in the main thread while it is open, and later tests that call
+# asyncio.run() fail under it.
+@pytest.fixture(scope="module")
 def playwright_driver():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install the Debian package 'chromium'")

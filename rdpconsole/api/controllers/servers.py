@@ -322,10 +322,7 @@ class ServersController:
         return self._view(request, servers, is_detail)
 
     def _limit_and_marker(self, request):
-        limit = self._services.max_limit
-        values = request.query_values("limit")
-        if values:
-            limit = min(limit, int(values[-1]))
+        limit = links.page_size(request, self._services.max_limit)
         markers = request.query_values("marker")
         return limit, (markers[-1] if markers else None)
 

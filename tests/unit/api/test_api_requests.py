@@ -257,6 +257,31 @@ def test_mks_protocol_needs_28(api, server):
     )
 
 
+def test_body_passed_at_28_still_checked_at_27(api, server):
+    path = f"/v2.1/servers/{server.uuid}/remote-consoles"
+    body = {"remote_console": {"protocol": "mks", "type": "webmks"}}
+
+    passed = api.client.post(path, json=body, headers=at_version("2.8"))
+    refused = api.client.post(path, json=body, headers=at_version("2.7"))
+
+    assert "Invalid input" not in passed.text
+    assert refused.status_code == 400
+    assert refused.json()["badRequest"]["message"].startswith(
+        "Invalid input for field/attribute protocol. Value: mks."
+    )
+
+
+def test_invalid_body_refused_every_time(api, server):
+    path = f"/v2.1/servers/{server.uuid}/remote-consoles"
+    body = {"remote_console": {"protocol": "rdp", "type": "vnc"}}
+
+    first = api.client.post(path, json=body, headers=at_version("2.6"))
+    second = api.client.post(path, json=body, headers=at_version("2.6"))
+
+    assert first.status_code == 400
+    assert second.json() == first.json()
+
+
 def test_body_too_large_is_413(api, server):
     content = json.dumps({"os-getRDPConsole": {"type": "rdp-html5", "pad": "x" * 120_000}})
     response = post_raw(api, f"/v2.1/servers/{server.uuid}/action", content)

@@ -3,6 +3,7 @@
 import io
 import re
 import logging
+import time
 
 import pytest
 
@@ -29,6 +30,10 @@ def test_mask_query_token():
 def test_mask_token_validation_path():
     text = f"GET /v2.1/os-console-auth-tokens/{TOKEN} 200"
     assert log.mask_tokens(text) == "GET /v2.1/os-console-auth-tokens/*** 200"
+
+
+def test_mask_query_token_any_case():
+    assert log.mask_tokens(f"GET /?TOKEN={TOKEN}") == "GET /?TOKEN=***"
 
 
 def test_mask_leaves_other_text():
@@ -72,3 +77,16 @@ def test_debug_level():
         assert logging.getLogger().level == logging.DEBUG
     finally:
         log.setup(debug=False, stream=io.StringIO())
+
+
+def test_timestamp_follows_record_time():
+    formatter = log.TokenMaskingFormatter(log.LOG_FORMAT, log.DATE_FORMAT)
+    first = logging.LogRecord("rdpconsole.test", logging.INFO, __file__, 1, "one", None, None)
+    second = logging.LogRecord("rdpconsole.test", logging.INFO, __file__, 2, "two", None, None)
+    first.created = 1_700_000_000.25
+    second.created = 1_700_000_001.5
+
+    assert formatter.formatTime(first, log.DATE_FORMAT) != formatter.formatTime(second, log.DATE_FORMAT)
+    assert formatter.formatTime(first, log.DATE_FORMAT) == time.strftime(
+        log.DATE_FORMAT, time.localtime(first.created)
+    )

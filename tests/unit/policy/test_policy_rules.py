@@ -2,9 +2,11 @@
 with Nova 27+ settings, and overrides from a policy file."""
 
 import importlib.metadata
+import os
 
 import pytest
 from oslo_config import cfg
+from oslo_policy import policy as oslo_policy
 
 from rdpconsole import context as context_module
 from rdpconsole import policies
@@ -208,3 +210,91 @@ def test_policy_file_not_reread_when_unchanged(tmp_path, monkeypatch):
         allowed(enforcer, make_context(roles=("console",)), "os_compute_api:os-remote-consoles")
 
     assert not any(reads)
+
+
+class FakeClock:
+    """Monotonic seconds that move only when a test advances them."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def rewrite_policy_file(path, line):
+    """Replace the policy file and move its modification time forward, as an edit would."""
+    old_mtime = path.stat().st_mtime
+    path.write_text(line + "\n")
+    os.utime(path, (old_mtime + 10, old_mtime + 10))
+
+
+def test_changed_policy_file_applies_after_interval(tmp_path):
+    clock = FakeClock()
+    enforcer = policy.create_enforcer(
+        make_conf(tmp_path, ['"os_compute_api:os-remote-consoles": "role:console"']), clock=clock
+    )
+    console_user = make_context(roles=("console",))
+    assert allowed(enforcer, console_user, "os_compute_api:os-remote-consoles") is True
+
+    rewrite_policy_file(tmp_path / "policy.yaml", '"os_compute_api:os-remote-consoles": "role:other"')
+    clock.now += policy.RULES_CHECK_INTERVAL_SECONDS / 2
+    assert allowed(enforcer, console_user, "os_compute_api:os-remote-consoles") is True
+
+    clock.now += policy.RULES_CHECK_INTERVAL_SECONDS
+    assert allowed(enforcer, console_user, "os_compute_api:os-remote-consoles") is False
+    assert allowed(
+        enforcer, make_context(roles=("other",)), "os_compute_api:os-remote-consoles"
+    ) is True
+
+
+def test_policy_files_looked_up_once_per_interval(tmp_path, monkeypatch):
+    clock = FakeClock()
+    enforcer = policy.create_enforcer(make_conf(tmp_path), clock=clock)
+    lookups = []
+    original = enforcer._get_policy_path
+
+    def counting_lookup(path):
+        lookups.append(path)
+        return original(path)
+
+    monkeypatch.setattr(enforcer, "_get_policy_path", counting_lookup)
+    for _ in range(5):
+        policy.is_admin(enforcer, make_context())
+    assert lookups == []
+
+    clock.now += policy.RULES_CHECK_INTERVAL_SECONDS
+    policy.is_admin(enforcer, make_context())
+    # Neither the default policy.yaml nor policy.d exists, so oslo.policy looks for both again.
+    assert lookups == ["policy.yaml", "policy.d"]
+
+
+@oslo_policy.register("test_counting")
+class CountingCheck(oslo_policy.Check):
+    """A check with a side effect: it counts its calls, so its outcome must not be reused."""
+
+    calls = 0
+
+    def __call__(self, target, creds, enforcer):
+        type(self).calls += 1
+        return True
+
+
+def test_outcome_of_custom_check_not_reused(tmp_path):
+    enforcer = policy.create_enforcer(
+        make_conf(tmp_path, ['"os_compute_api:os-remote-consoles": "test_counting:x"'])
+    )
+    before = CountingCheck.calls
+    for _ in range(3):
+        allowed(enforcer, make_context(), "os_compute_api:os-remote-consoles")
+
+    assert CountingCheck.calls - before == 3
+
+
+def test_outcome_follows_credentials(enforcer):
+    rule = "os_compute_api:os-remote-consoles"
+
+    assert allowed(enforcer, make_context(roles=("member",)), rule) is True
+    assert allowed(enforcer, make_context(roles=("reader",)), rule) is False
+    assert allowed(enforcer, make_context(roles=("member",)), rule, OTHER_PROJECT) is False
+    assert allowed(enforcer, make_context(roles=("member",)), rule) is True
