@@ -22,6 +22,7 @@ from oslo_policy import policy as oslo_policy
 
 from rdpconsole import context as context_module
 from rdpconsole import policies
+from rdpconsole.conf import loading
 from rdpconsole.domain import exceptions
 
 LOG = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Enforcer(oslo_policy.Enforcer):
         self._rules_lock = threading.Lock()
         self._outcomes = {}
         self._outcomes_allowed = False
+        self._last_failure = None
 
     def load_rules(self, force_reload=False):
         now = self._clock()
@@ -99,10 +101,33 @@ class Enforcer(oslo_policy.Enforcer):
                 and now - checked_at < self._rules_check_interval):
             return
         with self._rules_lock:
-            super().load_rules(force_reload)
+            try:
+                super().load_rules(force_reload)
+            except Exception as error:  # noqa: BLE001 - yaml, oslo.policy and file errors alike
+                if checked_at is None:
+                    raise PolicyFileError(self._describe_failure(error)) from None
+                # A broken edit of a running service's policy file keeps the
+                # rules already loaded; the file is read again next interval.
+                self._rules_checked_at = now
+                message = self._describe_failure(error)
+                if message != self._last_failure:
+                    LOG.error("%s Keeping the policy rules loaded before.", message)
+                    self._last_failure = message
+                return
+            if self._last_failure is not None:
+                LOG.info("Policy file read again successfully; its rules apply now")
+                self._last_failure = None
             self._outcomes = {}
             self._outcomes_allowed = all(_is_pure(rule) for rule in self.rules.values())
             self._rules_checked_at = now
+
+    def _describe_failure(self, error):
+        path = self.policy_path or self.conf.oslo_policy.policy_file
+        reason = " ".join(str(error).split())
+        return (
+            f"Policy file {path} cannot be used: {reason}. Fix its YAML or JSON, or remove "
+            "it to use the default rules."
+        )
 
     def set_rules(self, rules, overwrite=True, use_conf=False):
         super().set_rules(rules, overwrite=overwrite, use_conf=use_conf)
@@ -180,6 +205,10 @@ def _outcome_key(rule, target, creds, creds_key=None):
     return key
 
 
+class PolicyFileError(loading.ConfigurationError):
+    """The policy file cannot be read or parsed when the service starts."""
+
+
 def create_enforcer(conf, clock=time.monotonic):
     """Return an Enforcer with every rdpconsole rule registered and the policy file loaded.
 
@@ -191,6 +220,11 @@ def create_enforcer(conf, clock=time.monotonic):
     enforcer.suppress_default_change_warnings = True
     enforcer.register_defaults(policies.list_rules())
     enforcer.load_rules()
+    configured = conf.oslo_policy.policy_file
+    if configured != DEFAULT_POLICY_FILE and not enforcer.policy_path:
+        LOG.warning("Policy file %s from [oslo_policy] policy_file was not found; the default "
+                    "rules apply. Check the path, relative paths are searched next to the "
+                    "configuration files.", configured)
     return enforcer
 
 

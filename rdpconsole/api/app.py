@@ -329,15 +329,21 @@ def new_request_id():
 
 
 def loggable_path(path):
-    """Return ``path`` with any console token in it replaced by its hash prefix."""
-    marker = "/os-console-auth-tokens/"
-    index = path.find(marker)
-    if index < 0:
-        return path
-    start = index + len(marker)
-    end = path.find("/", start)
-    end = len(path) if end < 0 else end
-    token = path[start:end]
-    if not token:
-        return path
-    return f"{path[:start]}<token {consoles_module.token_log_id(token=token)}>{path[end:]}"
+    """Return ``path`` safe for a log line.
+
+    A path segment that follows one containing "token" (any case, so that a
+    mistyped os-console-auth-tokens URL is covered too) is replaced by its
+    hash prefix, and control and non-ASCII characters are escaped, so that a
+    request cannot forge log lines.
+    """
+    segments = path.split("/")
+    for index in range(1, len(segments)):
+        if segments[index] and "token" in segments[index - 1].lower():
+            segments[index] = f"<token {consoles_module.token_log_id(token=segments[index])}>"
+    return "/".join(segments).encode("ascii", "backslashreplace").decode("ascii").translate(
+        _CONTROL_CHARACTER_ESCAPES
+    )
+
+
+# Escapes for C0 control characters and DEL, which a log line must not contain raw.
+_CONTROL_CHARACTER_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}

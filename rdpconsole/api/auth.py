@@ -79,7 +79,9 @@ class NoAuth2:
         roles = ADMIN_ROLES if user_id == ADMIN_USER else USER_ROLES
         roles_header = http_request.headers.get("x-roles")
         if roles_header is not None:
-            roles = [role.strip() for role in roles_header.split(",") if role.strip()]
+            roles = expand_implied_roles(
+                role.strip() for role in roles_header.split(",") if role.strip()
+            )
 
         context = context_module.RequestContext(
             user_id=user_id,
@@ -199,3 +201,20 @@ def create_authenticator(conf, enforcer):
     if strategy == KEYSTONE:
         return Keystone(conf, enforcer)
     return NoAuth2(enforcer)
+
+
+# Keystone's default implied roles: admin implies member, member implies reader.
+IMPLIED_ROLES = {"admin": ("member",), "member": ("reader",)}
+
+
+def expand_implied_roles(roles):
+    """Return ``roles`` followed by every role they imply, without repeats."""
+    result = []
+    pending = list(roles)
+    while pending:
+        role = pending.pop(0)
+        if role in result:
+            continue
+        result.append(role)
+        pending.extend(IMPLIED_ROLES.get(role, ()))
+    return result

@@ -254,7 +254,9 @@ def check_content_type(header):
 def _loads(raw_body):
     try:
         return json.loads(raw_body.decode("utf-8"))
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):
+        # ValueError covers UnicodeDecodeError; RecursionError is JSON nested
+        # deeper than the interpreter's recursion limit.
         raise faults.ApiError(400, "Malformed request body") from None
 
 
