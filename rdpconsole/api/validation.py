@@ -13,6 +13,7 @@ import jsonschema
 from oslo_utils import timeutils
 
 from rdpconsole.domain import exceptions
+from rdpconsole.domain import servers as servers_domain
 
 _DRAFT4_MINIMUM = jsonschema.Draft4Validator.VALIDATORS["minimum"]
 _DRAFT4_MAXIMUM = jsonschema.Draft4Validator.VALIDATORS["maximum"]
@@ -22,11 +23,22 @@ _format_checker = jsonschema.FormatChecker(formats=())
 
 @_format_checker.checks("regex")
 def _is_regex(instance):
+    """Accept a pattern that both Python's re, as in Nova, and RE2 compile.
+
+    Filters run on RE2 (see domain.servers.compile_regex), which lacks
+    backreferences and lookaround. Python's re raises OverflowError for a
+    repeat count such as {99999999999} and RecursionError for deeply nested
+    groups, where Nova answered 500.
+    """
     if not instance or not isinstance(instance, str):
         return False
     try:
         re.compile(instance)
-    except re.error:
+    except (re.error, OverflowError, RecursionError):
+        return False
+    try:
+        servers_domain.compile_regex(instance)
+    except servers_domain.InvalidRegex:
         return False
     return True
 

@@ -2,10 +2,12 @@
 
 import contextlib
 import contextvars
+import functools
 import os
 import sqlite3
 import weakref
 
+import re2
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -22,6 +24,13 @@ DEFERRED_WAL_AUTOCHECKPOINT_PAGES = 10000
 
 # False inside no_lock_wait(): SQLite statements then fail at once on a held lock.
 _lock_wait = contextvars.ContextVar("rdpconsole_sqlite_lock_wait", default=True)
+
+# Compiled patterns that the SQLite REGEXP function keeps per process.
+REGEXP_CACHE_SIZE = 256
+
+# RE2 logs each pattern it rejects to stderr unless told not to.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 
 # Engines whose connections use DEFERRED_WAL_AUTOCHECKPOINT_PAGES.
 _deferred_checkpoint_engines = weakref.WeakSet()
@@ -90,6 +99,26 @@ def is_sqlite_busy(error):
     return str(error).startswith("database is locked")
 
 
+@functools.lru_cache(maxsize=REGEXP_CACHE_SIZE)
+def _compile_regexp(pattern):
+    return re2.compile(pattern, options=_RE2_OPTIONS)
+
+
+def sqlite_regexp(pattern, value):
+    """Return whether ``pattern`` matches anywhere in ``value``, as SQLite's REGEXP(pattern, value).
+
+    SQLite has no REGEXP of its own, and SQLAlchemy's pysqlite dialect
+    defines one on Python's backtracking re, on which a client's filter such
+    as ``(a+)+$`` takes exponential time. RE2 matches in linear time. A
+    pattern that RE2 rejects raises re2.error, which SQLite reports as an
+    OperationalError; callers check patterns first. PostgreSQL and MySQL
+    use their own regular expression operators.
+    """
+    if pattern is None or value is None:
+        return None
+    return _compile_regexp(pattern).search(str(value)) is not None
+
+
 def create_engine(url, max_pool_size=5, max_overflow=10):
     """Create an engine for ``url``, creating the folder of an SQLite file if needed."""
     try:
@@ -141,6 +170,8 @@ def _create_sqlite_engine(parsed):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # This replaces the REGEXP that the dialect's own connect hook defined earlier.
+        dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
 
     busy_timeout_ms = int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)
 

@@ -1,9 +1,11 @@
 """The server inventory: servers whose RDP consoles the service offers."""
 
+import functools
 import ipaddress
 import re
 import uuid as uuid_lib
 
+import re2
 import sqlalchemy as sa
 
 from rdpconsole.db import models
@@ -35,6 +37,14 @@ SERVER_STATUSES = (
     "UNKNOWN",
     "VERIFY_RESIZE",
 )
+
+# Compiled filter patterns kept by compile_regex(); a client repeats its filters.
+REGEX_CACHE_SIZE = 256
+
+# RE2 logs each pattern it rejects to stderr unless told not to; the pattern
+# is client input and could forge lines in the service log.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 
 # Task states that refuse a console (nova.compute.api reject_instance_state).
 CONSOLE_REJECTED_TASK_STATES = ("deleting", "migrating")
@@ -144,6 +154,36 @@ def validate_fields(fields):
     return result
 
 
+class InvalidRegex(exceptions.Invalid):
+    """A server list filter is not a regular expression that RE2 can run."""
+
+    msg_fmt = "Invalid regular expression %(pattern)r: %(reason)s"
+
+
+@functools.lru_cache(maxsize=REGEX_CACHE_SIZE)
+def compile_regex(pattern):
+    """Return ``pattern`` compiled by RE2, or raise InvalidRegex.
+
+    Server list filters are unanchored regular expressions, as in Nova, but
+    run on RE2, which matches in time linear in the text. Python's
+    backtracking re takes exponential time on a pattern such as ``(a+)+$``,
+    and a client chooses the pattern. RE2 has no backreferences or
+    lookaround assertions.
+    """
+    try:
+        return re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as error:
+        reason = error.args[0] if error.args else error
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise InvalidRegex(pattern=pattern, reason=str(reason)) from None
+
+
+def regex_search(pattern, text):
+    """Return whether the regular expression ``pattern`` matches anywhere in ``text``."""
+    return compile_regex(pattern).search(text) is not None
+
+
 def _server_columns():
     """Return every column of the servers table, labelled with its Server attribute name."""
     mapper = sa.inspect(models.Server)
@@ -189,12 +229,14 @@ class ServerRepository:
             session.add(server)
         return server
 
-    def get(self, server_id, project_id=None):
+    def get(self, server_id, project_id=None, include_deleted=True):
         """Return the server with UUID ``server_id``, optionally only within ``project_id``.
 
         The result is a read-only named tuple with the attributes of
         models.Server (``metadata_`` included). Raises InstanceNotFound for a
-        missing server, a server of another project, or an id that is not a UUID.
+        missing server, a server of another project, or an id that is not a UUID,
+        and with ``include_deleted=False`` for a server whose status is DELETED,
+        which Nova's API does not find. The CLI and the gateway see every server.
         """
         try:
             normalized = str(uuid_lib.UUID(server_id))
@@ -207,7 +249,7 @@ class ServerRepository:
             server = _SELECT_PROJECT_SERVER.first(
                 self._engine, {"uuid": normalized, "project_id": project_id}
             )
-        if server is None:
+        if server is None or (not include_deleted and server.status == "DELETED"):
             raise exceptions.InstanceNotFound(instance_id=server_id)
         return server
 
@@ -215,7 +257,10 @@ class ServerRepository:
              marker=None, filters=None):
         """List servers, newest first (Nova's default sort: created_at, then id, descending).
 
-        ``name_regex`` is matched unanchored, as Nova's ``name`` filter is.
+        ``name_regex`` is matched unanchored, as Nova's ``name`` filter is, by
+        RE2 on SQLite (see db.engine) and by the database's own regular
+        expression operator on PostgreSQL and MySQL. On SQLite a pattern that
+        RE2 rejects raises InvalidRegex.
         ``marker`` is the UUID of the last server of the previous page; an unknown
         marker raises ``MarkerNotFound``.
         """
@@ -225,6 +270,8 @@ class ServerRepository:
         if inventory_scope is not None:
             query = query.where(models.Server.inventory_scope == inventory_scope)
         if name_regex:
+            if self._engine.dialect.name == "sqlite":
+                compile_regex(name_regex)
             query = query.where(models.Server.name.regexp_match(name_regex))
         for column_name, value in (filters or {}).items():
             query = query.where(getattr(models.Server, column_name) == value)

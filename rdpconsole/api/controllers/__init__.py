@@ -24,7 +24,7 @@ class Services:
         Raises InstanceNotFound otherwise, exactly as for an unknown id.
         """
         if context.is_admin:
-            return self.servers.get(server_id)
+            return self.servers.get(server_id, include_deleted=False)
         if not context.project_id:
             raise exceptions.InstanceNotFound(instance_id=server_id)
-        return self.servers.get(server_id, project_id=context.project_id)
+        return self.servers.get(server_id, project_id=context.project_id, include_deleted=False)

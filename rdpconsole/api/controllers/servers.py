@@ -8,7 +8,6 @@ Only administrators may list other projects with ``all_tenants``.
 """
 
 import datetime
-import re
 
 from oslo_utils import strutils
 from oslo_utils import timeutils
@@ -18,6 +17,7 @@ from rdpconsole.api import faults
 from rdpconsole.api import links
 from rdpconsole.api.schemas import servers as schema
 from rdpconsole.api.views import servers as views
+from rdpconsole.domain import servers as servers_domain
 from rdpconsole.policies import extended_server_attributes as esa_policies
 from rdpconsole.policies import servers as server_policies
 
@@ -182,7 +182,10 @@ def _matches(attributes, filters):
             elif actual is None or str(actual) not in [str(value) for value in candidates]:
                 return False
         else:
-            if actual is None or not re.search(str(expected), _column_text(actual)):
+            # RE2, not Python's backtracking re: the client chooses the pattern.
+            if actual is None or not servers_domain.regex_search(
+                str(expected), _column_text(actual)
+            ):
                 return False
     return True
 
