@@ -95,7 +95,7 @@ def test_empty_feed_returns_nothing():
 
 
 def font_map_pdu():
-    """Build a Server Font Map PDU as MS-RDPBCGR 2.2.1.22 and 4.1.20 lay it out."""
+    """Build a Server Font Map PDU as MS-RDPBCGR 2.2.1.22 lays it out, with TLS security (no security header)."""
     font_map_data = bytes.fromhex("0000 0000 0300 0400")  # entries, total, mapFlags, entrySize
     share_data_header = (
         bytes.fromhex("ea030100")  # shareId
