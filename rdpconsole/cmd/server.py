@@ -1,6 +1,5 @@
 """The 'server' subcommands: manage servers by hand, outside any inventory file."""
 
-import re
 import sys
 import uuid as uuid_lib
 
@@ -246,11 +245,13 @@ def run_create(args):
 
 def run_list(args):
     if args.name is not None:
+        # The same RE2 engine as the API's name filter, so both accept the same patterns.
         try:
-            re.compile(args.name)
-        except re.error as error:
+            servers_module.compile_regex(args.name)
+        except servers_module.InvalidRegex as error:
             raise common.CommandError(
-                f"Invalid --name regular expression {args.name!r}: {error}", common.EXIT_USAGE
+                f"Invalid --name regular expression {args.name!r}: {error.kwargs['reason']}",
+                common.EXIT_USAGE,
             ) from None
 
     conf = common.load_config(args)

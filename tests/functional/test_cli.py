@@ -196,6 +196,13 @@ def test_list_bad_regex(cli):
     assert "Invalid --name regular expression" in one_error_line(result)
 
 
+def test_list_backreference_rejected(cli):
+    # The API's name filter runs on RE2, which has no backreferences; the CLI agrees.
+    result = cli("server", "list", "--name", r"(a)\1")
+    assert result.returncode == 2
+    assert "Invalid --name regular expression" in one_error_line(result)
+
+
 # server set
 
 
