@@ -107,7 +107,7 @@ class Keystone:
 
     AUTHENTICATED_KEY = "rdpconsole.authenticated"
 
-    # auth_token asks Keystone about tokens that are not in its cache.
+    # auth_token sends Keystone a request for each token that is not in its cache.
     may_block = True
 
     def __init__(self, conf, enforcer):

@@ -49,7 +49,7 @@ def page_size(request, max_limit):
     """Return the page size: the last ``limit`` query value, capped at ``max_limit``.
 
     The schema admits only digits in ``limit``, but Python's int() rejects
-    more than 4300 of them; Nova's validate_integer answers that with 400.
+    more than 4300 of them; Nova's validate_integer returns 400 for that.
     """
     values = request.query_values("limit")
     if not values:

@@ -121,7 +121,7 @@ def resolve(headers):
 class VersionNotAcceptable(faults.ApiError):
     """A well-formed microversion outside the supported range.
 
-    Nova answers it with the requested version in the response headers, so
+    Nova's response to it carries the requested version in its headers, so
     the error carries the version.
     """
 

@@ -28,7 +28,7 @@ def _is_regex(instance):
     Filters run on RE2 (see domain.servers.compile_regex), which lacks
     backreferences and lookaround. Python's re raises OverflowError for a
     repeat count such as {99999999999} and RecursionError for deeply nested
-    groups, where Nova answered 500.
+    groups, where Nova returned 500.
     """
     if not instance or not isinstance(instance, str):
         return False

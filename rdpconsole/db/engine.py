@@ -28,7 +28,7 @@ _lock_wait = contextvars.ContextVar("rdpconsole_sqlite_lock_wait", default=True)
 # Compiled patterns that the SQLite REGEXP function keeps per process.
 REGEXP_CACHE_SIZE = 256
 
-# RE2 logs each pattern it rejects to stderr unless told not to.
+# RE2 logs each pattern it rejects to stderr unless log_errors is off.
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 

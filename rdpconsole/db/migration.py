@@ -31,7 +31,3 @@ def head_revision():
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_PATH)
     return ScriptDirectory.from_config(config).get_current_head()
-
-
-def is_up_to_date(engine):
-    return current_revision(engine) == head_revision()

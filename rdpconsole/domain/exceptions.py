@@ -50,7 +50,7 @@ class InstanceNotReady(Conflict):
 
 
 class InstanceInvalidState(Conflict):
-    # Nova 28.0.0 returned 500 here for RDP; answering 409 is a deliberate fix.
+    # Nova 28.0.0 returned 500 here for RDP. Returning 409 is a deliberate fix.
     msg_fmt = "Cannot '%(method)s' instance %(instance_uuid)s while it is in %(attr)s %(state)s"
 
 

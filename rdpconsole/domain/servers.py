@@ -41,7 +41,7 @@ SERVER_STATUSES = (
 # Compiled filter patterns kept by compile_regex(); a client repeats its filters.
 REGEX_CACHE_SIZE = 256
 
-# RE2 logs each pattern it rejects to stderr unless told not to; the pattern
+# RE2 logs each pattern it rejects to stderr unless log_errors is off. The pattern
 # is client input and could forge lines in the service log.
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False

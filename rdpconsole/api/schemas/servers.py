@@ -21,7 +21,7 @@ non_negative_integer = {
     "minLength": 1,
 }
 
-# Filters on joined tables: admitted by the schema so that the API can answer
+# Filters on joined tables: admitted by the schema so that the API can return
 # 400 "Invalid filter field" for them instead of ignoring them.
 JOINED_TABLE_QUERY_PARAMS_SERVERS = {
     "block_device_mapping": common_query_param,
